@@ -1,0 +1,12 @@
+"""Shared test set-up: strict dtype and rank promotion, a PRNG key fixture."""
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def key():
+    return jax.random.key(0)

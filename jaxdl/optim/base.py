@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol, Union
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +42,7 @@ Params = Any
 Updates = Any
 OptState = Any
 Schedule = Callable[[jax.Array], jax.Array]
-ScalarOrSchedule = Union[float, jax.Array, Schedule]
+ScalarOrSchedule = float | jax.Array | Schedule
 
 
 class TransformInitFn(Protocol):
@@ -89,7 +89,12 @@ def apply_updates(params: Params, updates: Updates) -> Params:
     def add(p, u):
         if p is None:
             return None
-        return jnp.asarray(p + u).astype(jnp.asarray(p).dtype)
+        p = jnp.asarray(p)
+        u = jnp.asarray(u)
+        if u.dtype != p.dtype:  # e.g. float32 updates from a float32 accumulator, bf16 params
+            wide = jnp.promote_types(p.dtype, u.dtype)
+            return (p.astype(wide) + u.astype(wide)).astype(p.dtype)
+        return p + u
 
     return jax.tree.map(add, params, updates, is_leaf=lambda x: x is None)
 
@@ -174,7 +179,7 @@ def check_hyperparameter(
     if bad:
         lo = "-inf" if low is None else f"{low}"
         hi = "inf" if high is None else f"{high}"
-        interval = ("[" if low_inclusive else "(") + f"{lo}, {hi}" + ("]" if high_inclusive else ")")
+        interval = f"{'[' if low_inclusive else '('}{lo}, {hi}{']' if high_inclusive else ')'}"
         raise ValueError(f"{owner}: {name} must be finite and in {interval}, got {value}")
 
 

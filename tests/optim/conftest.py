@@ -26,12 +26,11 @@ def gradient_stream(params, steps, seed=1):
 
     def one(k):
         ks = jax.random.split(k, len(leaves))
-        return treedef.unflatten(
-            [jax.random.normal(kk, x.shape, jnp.float32).astype(x.dtype) for kk, x in zip(ks, leaves)]
-        )
+        draws = [jax.random.normal(kk, x.shape, jnp.float32) for kk, x in zip(ks, leaves)]
+        return treedef.unflatten([d.astype(x.dtype) for d, x in zip(draws, leaves)])
 
-    stacked = jax.vmap(one)(keys)
-    return [jax.tree.map(lambda x, i=i: x[i], stacked) for i in range(steps)]
+    stacked = jax.device_get(jax.jit(jax.vmap(one))(keys))  # one compile, then host slicing
+    return [jax.tree.map(lambda x, i=i: jnp.asarray(x[i]), stacked) for i in range(steps)]
 
 
 def assert_trees_close(a, b, rtol, atol, what=""):

@@ -92,7 +92,7 @@ def apply_updates(params: Params, updates: Updates) -> Params:
         p = jnp.asarray(p)
         u = jnp.asarray(u)
         if u.dtype != p.dtype:  # e.g. float32 updates from a float32 accumulator, bf16 params
-            wide = jnp.promote_types(p.dtype, u.dtype)
+            wide = max(p.dtype, u.dtype, key=lambda d: jnp.dtype(d).itemsize)
             return (p.astype(wide) + u.astype(wide)).astype(p.dtype)
         return p + u
 

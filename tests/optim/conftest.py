@@ -20,7 +20,19 @@ def params_tree(dtype=jnp.float32):
 
 
 def gradient_stream(params, steps, seed=1):
-    """``steps`` fresh gradients shaped like ``params`` (a new draw every step)."""
+    """``steps`` fresh gradients shaped like ``params`` (a new draw every step), cached by the
+    tree's structure, shapes and dtypes so each distinct stream is drawn once per session."""
+    signature = (jax.tree.structure(params),
+                 tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(params)), steps, seed)
+    if signature not in _STREAMS:
+        _STREAMS[signature] = _draw_stream(params, steps, seed)
+    return _STREAMS[signature]
+
+
+_STREAMS: dict = {}
+
+
+def _draw_stream(params, steps, seed):
     keys = jax.random.split(jax.random.key(seed), steps)
     leaves, treedef = jax.tree.flatten(params)
 

@@ -7,6 +7,7 @@ stopping, callbacks and the progress bar happen between epochs.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +61,9 @@ class History:
 
 @dataclass
 class EarlyStopping:
-    """Stops ``fit`` when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stops ``fit`` when ``monitor`` has not improved by ``min_delta`` for more than
+    ``patience`` epochs (so ``patience + 1`` epochs without improvement; Keras stops after
+    ``patience``).
 
     Args:
         monitor: a history name, ``"val_loss"`` by default (``"val_accuracy"``...).
@@ -137,7 +140,9 @@ def evaluate(
     return _make_evaluator(model, loss, batch_size)(train_state, x, y)
 
 
+@functools.lru_cache(maxsize=32)
 def _make_evaluator(model: Layer, loss: LossArg, batch_size: int):
+    """One compiled evaluator per (model, loss, batch size), reused by every ``evaluate``."""
     eval_step = make_eval_step(model, loss)
 
     @jax.jit
@@ -182,7 +187,7 @@ def fit(
     epochs: int = 10,
     batch_size: int | None = 32,
     drop_last: bool = False,
-    l2: float = 0.0,
+    l2: float | jax.Array = 0.0,
     augment: Callable | None = None,
     early_stopping: EarlyStopping | None = None,
     callbacks: Sequence[Callable[[int, dict, TrainState], bool | None]] = (),
@@ -199,6 +204,8 @@ def fit(
     Full-batch gradient descent (``batch_size=None``), stochastic (``batch_size=1``) and
     minibatch training are the same loop. The last partial batch is kept and weighted (its
     padding, drawn from already-seen examples, has weight 0) unless ``drop_last=True``.
+    BatchNorm's batch statistics do see that padding: use ``drop_last=True`` where that
+    matters.
 
     Args:
         model: the model.
@@ -211,7 +218,9 @@ def fit(
         batch_size: examples per step; ``None`` for the full batch.
         drop_last: drop the last partial batch instead of weighting it.
         l2: L2 penalty coefficient (biases and normalisation scales are not penalised).
-        augment: optional ``(key, (x, y, w)) -> (x, y, w)`` applied to each training batch.
+        augment: optional ``(key, batch) -> batch`` applied to each training batch; the batch
+            is ``(x, y, w)``, or ``(x, y)`` with ``drop_last=True``
+            (``train.augmentation`` builds one from the classic regularisers).
         early_stopping: an ``EarlyStopping`` rule.
         callbacks: ``callback(epoch, record, train_state)`` after each epoch; a truthy return
             stops training.

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxdl.optim.base import check_hyperparameter, check_tree_matches, resolve
+from jaxdl.optim.base import safe_increment as increment  # noqa: F401 (used by the scalings)
+from jaxdl.optim.tree import _promote_types as wider
 from jaxdl.optim.tree import tree_bias_correction
 
 __all__: list[str] = []
@@ -27,11 +29,6 @@ __all__: list[str] = []
 def zero_count() -> jax.Array:
     """A fresh step count: ``0`` as an int32 scalar."""
     return jnp.zeros((), jnp.int32)
-
-
-def increment(count: jax.Array) -> jax.Array:
-    """``count + 1``, saturating at the dtype's maximum instead of wrapping around."""
-    return jnp.where(count < jnp.iinfo(count.dtype).max, count + 1, count)
 
 
 def as_float(x: Any) -> jax.Array:
@@ -46,12 +43,6 @@ def coef(value: Any, dtype: Any) -> Any:
     if isinstance(value, (int, float)):
         return value
     return jnp.asarray(value).astype(dtype)
-
-
-def wider(*dtypes: Any) -> Any:
-    """The dtype standard promotion would give, computed explicitly (strict mode refuses)."""
-    with jax.numpy_dtype_promotion("standard"):
-        return jnp.result_type(*dtypes)
 
 
 def same(*xs: jax.Array) -> tuple[jax.Array, ...]:

@@ -37,6 +37,7 @@ from jaxdl.optim.base import (
     check_tree_matches,
     require_params,
     resolve,
+    safe_increment,
 )
 from jaxdl.optim.constraints import add_decayed_weights, clip_by_block_rms
 from jaxdl.optim.low_memory import (
@@ -133,11 +134,6 @@ def _decay(owner: str, weight_decay: ScalarOrSchedule, mask: Mask) -> GradientTr
     """``u <- u + weight_decay * w`` on the leaves ``mask`` selects."""
     check_hyperparameter("weight_decay", weight_decay, owner=owner, low=0.0)
     return add_decayed_weights(weight_decay, None if mask is True else mask)
-
-
-def _safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1``, saturating at the largest int32 instead of wrapping around."""
-    return jnp.where(count < jnp.iinfo(jnp.int32).max, count + 1, count)
 
 
 def _scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
@@ -257,7 +253,7 @@ def momentum(learning_rate: ScalarOrSchedule, mass: ScalarOrSchedule = 0.9
             state.velocity,
             updates,
         )
-        return velocity, MomentumState(_safe_increment(state.count), velocity)
+        return velocity, MomentumState(safe_increment(state.count), velocity)
 
     return GradientTransformation(init_fn, update_fn)
 

@@ -36,6 +36,7 @@ __all__ = [
     "check_hyperparameter",
     "check_tree_matches",
     "require_params",
+    "safe_increment",
 ]
 
 Params = Any
@@ -193,6 +194,12 @@ def check_tree_matches(expected: Any, given: Any, *, owner: str, what: str = "up
             f"with.\n  state was initialised for: {expected_def}\n  {what} given:            "
             f"{given_def}\nPass gradients shaped like the params given to init."
         )
+
+
+def safe_increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the largest value of ``count``'s integer dtype instead of
+    wrapping around (a step counter must never turn negative)."""
+    return jnp.where(count < jnp.iinfo(count.dtype).max, count + 1, count)
 
 
 def require_params(params: Params | None, *, owner: str) -> None:

@@ -31,6 +31,7 @@ from jaxdl.optim.base import (
     identity,
     require_params,
     resolve,
+    safe_increment,
 )
 from jaxdl.optim.tree import (
     _promote_types,
@@ -55,7 +56,6 @@ __all__ = [
     "scale_by_trust_ratio",
 ]
 
-_INT32_MAX = int(jnp.iinfo(jnp.int32).max)
 
 
 # --- Shared helpers (constraints.py uses them too) ------------------------------------------
@@ -63,9 +63,7 @@ _INT32_MAX = int(jnp.iinfo(jnp.int32).max)
 
 def _increment(count: jax.Array | None) -> jax.Array | None:
     """``count + 1``, saturating at the int32 maximum instead of wrapping; None stays None."""
-    if count is None:
-        return None
-    return jnp.where(count < _INT32_MAX, count + 1, count)
+    return None if count is None else safe_increment(count)
 
 
 def _any_schedule(*values: Any) -> bool:

@@ -28,6 +28,7 @@ from jaxdl.optim.base import (
     check_tree_matches,
     require_params,
     resolve,
+    safe_increment,
 )
 from jaxdl.optim.constraints import set_to_zero
 from jaxdl.optim.tree import tree_zeros_like
@@ -52,11 +53,6 @@ def _check_transformation(t: Any, *, owner: str, what: str) -> None:
 
 def _where_tree(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
-def _safe_increment(count: jax.Array) -> jax.Array:
-    """``count + 1``, saturating at the largest value of ``count``'s integer dtype."""
-    return jnp.where(count < jnp.iinfo(count.dtype).max, count + 1, count)
 
 
 def _split_by_prefix(prefix: Any, tree: Any, *, owner: str, what: str):
@@ -383,7 +379,7 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
             hyperparams = hyperparams_at(state.count, state.hyperparams,
                                          updates if params is None else params)
             updates, inner_state = build(hyperparams).update(updates, state.inner_state, params)
-            new_state = InjectHyperparamsState(_safe_increment(state.count), hyperparams,
+            new_state = InjectHyperparamsState(safe_increment(state.count), hyperparams,
                                                inner_state)
             return updates, new_state
 
@@ -478,7 +474,7 @@ class MultiSteps:
             grads = jax.tree.map(lambda a, u: a.astype(u.dtype), acc, updates)
             new, inner_state = self._opt.update(grads, inner_state, params)
             new = jax.tree.map(lambda x, u: x.astype(u.dtype), new, updates)
-            return new, MultiStepsState(jnp.zeros_like(n), _safe_increment(state.gradient_step),
+            return new, MultiStepsState(jnp.zeros_like(n), safe_increment(state.gradient_step),
                                         inner_state, tree_zeros_like(acc), skip_state)
 
         def mid_step(acc, inner_state):

@@ -1,7 +1,8 @@
 """``fit``: the convenience training loop, one compiled dispatch per epoch.
 
-Each epoch is one jitted, buffer-donating call: a shuffled order (drawn on the host from the run key) gathered on device by ``lax.scan`` over
-every batch, so Python runs once per epoch, not once per step. Validation, history, early
+Each epoch is one jitted, buffer-donating call: a ``lax.scan`` over every batch of a shuffled
+order (drawn on the host from the run key, gathered on device), so Python runs once per
+epoch, not once per step. Validation, history, early
 stopping, callbacks and the progress bar happen between epochs.
 """
 

@@ -2,6 +2,8 @@
 
 from jaxdl.optim.adaptive import *  # noqa: F403
 from jaxdl.optim.aliases import *  # noqa: F403
+from jaxdl.optim.aliases_adam import *  # noqa: F403
+from jaxdl.optim.aliases_layerwise import *  # noqa: F403
 from jaxdl.optim.base import *  # noqa: F403
 from jaxdl.optim.constraints import *  # noqa: F403
 from jaxdl.optim.low_memory import *  # noqa: F403

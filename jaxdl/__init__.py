@@ -1,6 +1,8 @@
 """jaxdl: a functional deep-learning training toolkit on JAX."""
 
-from jaxdl import checkpoint, data, init, losses, nn, optim, train
+from jaxdl import checkpoint, data, diagnostics, init, losses, nn, optim, sweep, train
 
 __version__ = "0.1.0"
-__all__ = ["checkpoint", "data", "init", "losses", "nn", "optim", "train"]
+__all__ = [
+    "checkpoint", "data", "diagnostics", "init", "losses", "nn", "optim", "sweep", "train",
+]

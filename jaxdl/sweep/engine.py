@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import parallel
 from jaxdl.nn import Layer
 from jaxdl.sweep.result import SweepResult
 from jaxdl.sweep.schemes import check_scheme, reinitialize
@@ -458,7 +459,7 @@ def _execute(program, table, data, max_parallel, mesh):
     n = len(table["seed"])
     rows = {"seed": table["seed"], "scheme": table["scheme"], "subset": table["subset"],
             "hyper": table["hyper"]}
-    devices = 1 if mesh is None else mesh.devices.size
+    devices = 1 if mesh is None else mesh.shape[mesh.axis_names[0]]
     if max_parallel == "auto":
         per_run = _per_run_bytes(program, (rows, data))
         chunk = n if per_run is None else max(1, min(n, _available_bytes() // 2 // per_run))
@@ -471,11 +472,9 @@ def _execute(program, table, data, max_parallel, mesh):
     padded = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], count * chunk - n, 0)]),
                           rows)
     place = lambda tree: tree
-    if mesh is not None:
-        spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(mesh.axis_names[0]))
-        place = lambda tree: jax.device_put(tree, spec)
-        data = jax.device_put(data, jax.sharding.NamedSharding(mesh,
-                                                               jax.sharding.PartitionSpec()))
+    if mesh is not None:  # sweep-parallel: each device trains its share of every chunk
+        place = lambda tree: parallel.shard_runs(tree, mesh, axis_name=mesh.axis_names[0])
+        data = parallel.replicate(data, mesh)
     pieces = [place(jax.tree.map(lambda a: a[c * chunk:(c + 1) * chunk], padded))
               for c in range(count)]
     start = time.perf_counter()

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import checkpoint, optim
+from jaxdl import checkpoint, optim, parallel
 from jaxdl.data import check_dataset
 from jaxdl.nn import Layer
 from jaxdl.train.state import (
@@ -124,6 +124,8 @@ def _check_data(name: str, x: Any, y: Any, loss: LossArg, num_outputs: int | Non
     """``data.check_dataset`` with the task the loss implies: integer class labels for
     ``"cross_entropy"`` with one label per example, numeric finite targets otherwise."""
     classify = loss == "cross_entropy" and np.ndim(y) == 1
+    # Arrays spread over several hosts (parallel.host_shard): each host checks its own rows.
+    x, y = parallel.local_data(x), parallel.local_data(y)
     check_dataset(x, y, name=name, task="classification" if classify else "regression",
                   num_classes=num_outputs if classify else None)
 
@@ -206,6 +208,8 @@ def fit(
     checkpoint_every: int = 1,
     keep: int | None = 3,
     resume: bool = False,
+    mesh: jax.sharding.Mesh | bool | None = None,
+    shard_params: bool = False,
 ) -> tuple[TrainState, History]:
     """Trains ``model`` with ``optimizer`` on ``train_data = (x, y)``.
 
@@ -244,6 +248,14 @@ def fit(
         resume: continue from the newest checkpoint in ``checkpoint_dir`` when there is one;
             ``epochs`` counts the total, so a resumed run ends where an uninterrupted one
             does, with bit-identical parameters. (Early stopping's patience count restarts.)
+        mesh: train data-parallel over this ``jax.sharding.Mesh`` (``True``: over every
+            device, ``parallel.make_mesh()``): each batch split over the devices, the model
+            and optimizer state replicated (see ``parallel.DataParallel``). The batch size
+            (the training set's size for ``batch_size=None``) must divide by the number of
+            devices. The same numbers as without, up to float summation order; on one device
+            the same bits.
+        shard_params: with ``mesh``, also split parameters and optimizer state along their
+            leading axis where it divides (``parallel.shard_leading_axis``).
 
     Returns:
         ``(train_state, history)``.
@@ -268,6 +280,16 @@ def fit(
         raise ValueError(f"fit: batch_size must be in [1, {n}] (the number of training "
                          f"examples) or None for the full batch, got {batch_size}")
     size = n if batch_size is None else batch_size
+    plan = None
+    if not (mesh is None or isinstance(mesh, (bool, jax.sharding.Mesh))):
+        raise TypeError(f"fit: mesh must be a jax.sharding.Mesh, True (every device) or None, "
+                        f"got {type(mesh).__name__}")
+    if mesh is not None and mesh is not False:
+        plan = parallel.DataParallel(parallel.make_mesh() if mesh is True else mesh,
+                                     shard_params=shard_params)
+        plan.check_batch_size("fit", size, full_batch=batch_size is None)
+    elif shard_params:
+        raise ValueError("fit: shard_params=True needs a mesh (mesh=True for every device)")
     x, y = jnp.asarray(x), jnp.asarray(y)
 
     step = make_train_step(model, loss, optimizer, l2=l2, augment=augment)
@@ -275,17 +297,27 @@ def fit(
     def run_epoch(ts, x, y, idx, weight):
         def body(ts, batch):
             i, w = batch
-            return step(ts, (x[i], y[i]) if w is None else (x[i], y[i], w))
+            batch = (x[i], y[i]) if w is None else (x[i], y[i], w)
+            if plan is None:
+                return step(ts, batch)
+            ts, metrics = step(ts, plan.constrain_batch(batch))
+            return plan.constrain_state(ts), metrics
 
         return jax.lax.scan(body, ts, (idx, weight))
 
-    run_epoch = jax.jit(run_epoch, donate_argnums=0)
+    out_shardings = {} if plan is None else {
+        "out_shardings": (plan.state_shardings(ts), plan.replicated)}
+    run_epoch = jax.jit(run_epoch, donate_argnums=0, **out_shardings)
     evaluator = _make_evaluator(model, loss, 1024) if val is not None else None
     history = History()
     found = checkpoint.latest(checkpoint_dir) if resume else None
     if found is not None:
         ts = checkpoint.restore(found, like=ts)
         history.rows = checkpoint.read_metadata(found)["history"]
+    if plan is not None:
+        ts, x, y = plan.place_state(ts), plan.place_data(x), plan.place_data(y)
+        if val is not None:
+            x_val, y_val = plan.place_data(x_val), plan.place_data(y_val)
     # The epoch's order is drawn on the host from the run's key and the epoch number (a
     # device-side permutation sort cost ~10% of each step on CPU); the batches are then
     # gathered on device inside the scan. Same key, same order, also after a resume.
@@ -298,6 +330,8 @@ def fit(
             start = time.perf_counter()
             order = np.random.default_rng([*shuffle_seed, epoch]).permutation(n)
             idx, weight = _batch_layout(order.astype(np.int32), size, drop_last)
+            if plan is not None:
+                idx, weight = plan.place_batches(idx, weight)
             ts, metrics = run_epoch(ts, x, y, idx, weight)
             finite = np.asarray(metrics["finite"])
             record = {"epoch": epoch, "train_loss": _mean_finite(metrics["loss"], finite)}

@@ -188,6 +188,6 @@ def bias_variance(predictions: Any, targets: Any) -> dict[str, jax.Array]:
     t = t.astype(p.dtype)
     mean = jnp.mean(p, axis=0)
     bias2 = jnp.mean((mean - t) ** 2)
-    variance = jnp.mean((p - mean) ** 2)
-    error = jnp.mean((p - t) ** 2)
+    variance = jnp.mean((p - mean[None]) ** 2)
+    error = jnp.mean((p - t[None]) ** 2)
     return {"bias2": bias2, "variance": variance, "error": error, "ensemble_error": bias2}

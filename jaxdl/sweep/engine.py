@@ -160,6 +160,11 @@ def _axis_values(name: str, values: Any) -> tuple[tuple[str, ...], tuple]:
     return names, values_out
 
 
+def _settings(value: Any, cols: tuple[str, ...], is_paired: bool) -> dict[str, Any]:
+    """One axis value as ``{hyperparameter: number}``."""
+    return dict(zip(cols, value if is_paired else (value,)))
+
+
 def _seeds(seeds: Any) -> tuple[int, ...]:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds < 1:
@@ -168,9 +173,18 @@ def _seeds(seeds: Any) -> tuple[int, ...]:
         return tuple(range(int(seeds)))
     if isinstance(seeds, Sequence) and seeds and all(
             isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in seeds):
+        bad = [s for s in seeds if not 0 <= s < 2**31]
+        if bad:
+            raise ValueError(f"sweep.run: seeds must be in [0, 2**31), got {bad}")
         return tuple(int(s) for s in seeds)
     raise TypeError(f"sweep.run: seeds must be a count or a non-empty list of ints, "
                     f"got {seeds!r}")
+
+
+def _check_l2(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            np.isfinite(value) and value >= 0):
+        raise ValueError(f"sweep.run: l2 must be a finite number >= 0, got {value!r}")
 
 
 def _positive(name: str, value: Any) -> int:
@@ -270,12 +284,14 @@ def run(
     hyperparameters = dict(hyperparameters or {})
     axes: list[tuple[str, tuple]] = []
     columns: list[tuple[str, ...]] = []
+    pairs: list[bool] = []
     if schemes is not None:
         if isinstance(schemes, (str, Mapping)) or not schemes:
             raise TypeError("sweep.run: schemes must be a non-empty list of initialiser names "
                             f"(or mappings), got {schemes!r}")
         axes.append(("scheme", tuple(schemes)))
         columns.append(())
+        pairs.append(False)
     for name, values in hyperparameters.items():
         if name in ("scheme", "seed") or (_pools is not None and _pools.axis is not None
                                           and name == _pools.axis[0]):
@@ -283,11 +299,14 @@ def run(
         names, vals = _axis_values(name, values)
         axes.append((name, vals))
         columns.append(names)
+        pairs.append(isinstance(values, Paired))
     if _pools is not None and _pools.axis is not None:
         axes.append(_pools.axis)
         columns.append(())
+        pairs.append(False)
     axes.append(("seed", seed_values))
     columns.append(())
+    pairs.append(False)
     hnames = [n for cols in columns for n in cols]
     if len(set(hnames)) != len(hnames):
         raise ValueError(f"sweep.run: a hyperparameter appears on two axes: {hnames}")
@@ -298,17 +317,22 @@ def run(
         validation = _arrays("validation", validation)
     pools = _pools if _pools is not None else whole_sets(x.shape[0], validation, x, y)
     m = pools.train_idx.shape[1]
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, numbers.Integral)):
+        raise TypeError(f"sweep.run: batch_size must be an int or None, got {batch_size!r}")
     if batch_size is not None and not 1 <= batch_size <= m:
         raise ValueError(f"sweep.run: batch_size must be in [1, {m}] (the examples each run "
                          f"trains on) or None for the full batch, got {batch_size}")
 
     # Build each factory once per axis value with plain numbers: their own checks (a negative
     # learning rate, a dropout rate of 2) speak before anything compiles.
-    first = {n: v for (_, vals), cols in zip(axes, columns) for n, v in
-             zip(cols, vals[0] if len(cols) > 1 else (vals[0],)) if cols}
-    for (_, vals), cols in zip(axes, columns):
+    first = {}
+    for (_, vals), cols, is_paired in zip(axes, columns, pairs):
+        first.update(_settings(vals[0], cols, is_paired))
+    for (_, vals), cols, is_paired in zip(axes, columns, pairs):
         for v in vals:
-            setting = dict(first, **dict(zip(cols, v if len(cols) > 1 else (v,))))
+            setting = {**first, **_settings(v, cols, is_paired)}
+            _check_l2(setting.get("l2", l2))
             _build(routes, optimizer, model, setting)
     model0 = _build(routes, optimizer, model, first)[1]
     shapes = jax.eval_shape(lambda k: model0.init(k, tuple(x.shape[1:])), jax.random.key(0))
@@ -319,7 +343,7 @@ def run(
     for scheme in schemes or ():
         check_scheme("sweep.run", scheme, shapes[1])
 
-    table = _run_table(axes, columns, hnames)
+    table = _run_table(axes, columns, pairs, hnames)
     program = _program(routes, optimizer, model, tuple(schemes or ()), loss, l2, augment,
                        steps, eval_every, batch_size, m, tuple(x.shape[1:]), keep_params)
     data = (jnp.asarray(x), jnp.asarray(y), jnp.asarray(pools.train_idx),
@@ -359,14 +383,14 @@ def _build(routes: dict[str, str], optimizer: Any, model: Any, setting: Mapping[
     return opt, mdl, setting.get("l2")
 
 
-def _run_table(axes, columns, hnames) -> dict[str, np.ndarray]:
+def _run_table(axes, columns, pairs, hnames) -> dict[str, np.ndarray]:
     """One row per run (C order over the axes): seed, scheme index, subset index, and each
     hyperparameter's value."""
     rows = {"seed": [], "scheme": [], "subset": [], **{n: [] for n in hnames}}
     for index in itertools.product(*(range(len(v)) for _, v in axes)):
         rows["scheme"].append(0)
         rows["subset"].append(0)
-        for (name, values), cols, i in zip(axes, columns, index):
+        for (name, values), cols, is_paired, i in zip(axes, columns, pairs, index):
             if name == "seed":
                 rows["seed"].append(values[i])
             elif name == "scheme":
@@ -374,7 +398,7 @@ def _run_table(axes, columns, hnames) -> dict[str, np.ndarray]:
             elif not cols:
                 rows["subset"][-1] = i
             else:
-                for n, v in zip(cols, values[i] if len(cols) > 1 else (values[i],)):
+                for n, v in _settings(values[i], cols, is_paired).items():
                     rows[n].append(v)
     table = {k: np.asarray(v, np.int32) for k, v in rows.items() if k in ("seed", "scheme",
                                                                        "subset")}

@@ -8,6 +8,7 @@ members, and ``bias_variance`` splits their squared error into bias and variance
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -100,6 +101,8 @@ def bagging(model: Layer | Callable[..., Layer], optimizer: Any, train: tuple[An
         Breiman, "Bagging Predictors", Machine Learning 1996.
         Efron, "Bootstrap Methods: Another Look at the Jackknife", Annals of Statistics 1979.
     """
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 2:
+        raise ValueError(f"sweep.bagging: replicas must be an int >= 2, got {replicas!r}")
     x, y = _arrays("train", train)
     n = x.shape[0]
     idx = np.asarray(jdata.bootstrap(jax.random.key(bootstrap_seed), n, replicas))
@@ -123,8 +126,14 @@ def member_predictions(model: Layer, members: SweepResult, x: Any) -> jax.Array:
     lead = len(members.shape)
     flat = lambda tree: jax.tree.map(lambda a: jnp.asarray(a).reshape(-1, *a.shape[lead:]),
                                      tree)
-    apply = lambda p, s: model.apply(p, s, jnp.asarray(x), train=False)[0]
-    return jax.jit(jax.vmap(apply))(flat(members.params), flat(members.model_state))
+    return _predictor(model)(flat(members.params), flat(members.model_state), jnp.asarray(x))
+
+
+@functools.lru_cache(maxsize=32)
+def _predictor(model: Layer):
+    """One compiled vmapped forward pass per model, reused across calls."""
+    apply = lambda p, s, x: model.apply(p, s, x, train=False)[0]
+    return jax.jit(jax.vmap(apply, in_axes=(0, 0, None)))
 
 
 def ensemble_predict(model: Layer, members: SweepResult, x: Any, *,
@@ -139,6 +148,9 @@ def ensemble_predict(model: Layer, members: SweepResult, x: Any, *,
     References:
         Breiman, "Bagging Predictors", Machine Learning 1996.
     """
+    if combine not in ("mean", "probabilities", "vote"):
+        raise ValueError(f"sweep.ensemble_predict: combine must be 'mean', 'probabilities' or "
+                         f"'vote', got {combine!r}")
     outputs = member_predictions(model, members, x)
     if combine == "mean":
         return jnp.mean(outputs, axis=0)
@@ -147,8 +159,6 @@ def ensemble_predict(model: Layer, members: SweepResult, x: Any, *,
     if combine == "vote":
         votes = jax.nn.one_hot(jnp.argmax(outputs, -1), outputs.shape[-1], dtype=jnp.int32)
         return jnp.argmax(jnp.sum(votes, axis=0), axis=-1)
-    raise ValueError(f"sweep.ensemble_predict: combine must be 'mean', 'probabilities' or "
-                     f"'vote', got {combine!r}")
 
 
 def bias_variance(predictions: Any, targets: Any) -> dict[str, jax.Array]:
@@ -179,6 +189,8 @@ def bias_variance(predictions: Any, targets: Any) -> dict[str, jax.Array]:
         Statistical Learning", 2nd ed., 2009, section 7.3.
     """
     p = jnp.asarray(predictions)
+    if not jnp.issubdtype(p.dtype, jnp.floating):
+        p = p.astype(jnp.float32)
     t = jnp.asarray(targets)
     if p.ndim < 2 or p.shape[1:] != t.shape:
         raise ValueError(f"sweep.bias_variance: predictions must be (models, *targets.shape) = "

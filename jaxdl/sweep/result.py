@@ -134,7 +134,11 @@ class SweepResult:
             moved = np.moveaxis(np.asarray(values, np.float64), axis, -1)
             with warnings.catch_warnings():  # all-NaN slices (every seed diverged) give NaN
                 warnings.simplefilter("ignore", RuntimeWarning)
-                stats[name] = np.nanpercentile(moved, [50, 25, 75], axis=-1)
+                q = np.nanpercentile(moved, [50, 25, 75], axis=-1)
+                # inf - inf interpolation gives NaN where diverged runs meet: take the order
+                # statistic there, so two infinite losses have an infinite median.
+                lower = np.nanpercentile(moved, [50, 25, 75], axis=-1, method="lower")
+                stats[name] = np.where(np.isnan(q), lower, q)
         rows = []
         for index in itertools.product(*(range(len(v)) for _, v in rest)):
             row = {name: _label(values[i]) for (name, values), i in zip(rest, index)}

@@ -75,6 +75,8 @@ def reinitialize(params: Any, scheme: Scheme, key: jax.Array) -> Any:
     """``params`` with every weight re-drawn from ``scheme``'s initialiser.
 
     Weight ``i`` (in tree order) gets ``fold_in(key, i)``; its shape and dtype are kept.
+    ``Maxout``'s ``(pieces, in, out)`` weights are drawn piece by piece (split keys), so
+    each piece has a ``Dense`` kernel's fans, as ``nn.Maxout`` itself initialises them.
     Works under ``jit`` and ``vmap`` (over ``key``).
 
     Args:
@@ -88,8 +90,15 @@ def reinitialize(params: Any, scheme: Scheme, key: jax.Array) -> Any:
     replaced = {}
     for i, (names, leaf) in enumerate(_weights(params)):
         fn = _initializer_for(scheme, names)
-        if fn is not None:
-            replaced[names] = fn(jax.random.fold_in(key, i), leaf.shape, leaf.dtype)
+        if fn is None:
+            continue
+        k = jax.random.fold_in(key, i)
+        if len(names) >= 2 and _kind(names[-2]) == "maxout":  # (pieces, in, out): per piece
+            keys = jax.random.split(k, leaf.shape[0])
+            replaced[names] = jax.vmap(lambda k, fn=fn, leaf=leaf: fn(k, leaf.shape[1:],
+                                                                      leaf.dtype))(keys)
+        else:
+            replaced[names] = fn(k, leaf.shape, leaf.dtype)
 
     def swap(path, leaf):
         names = tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)

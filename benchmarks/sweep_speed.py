@@ -447,8 +447,9 @@ def markdown(config: Config, rows: list[dict], method: str, load: tuple[tuple, t
         f"program (b) {b['compile_s']:.2f} s. The sweep's program also holds each run's "
         "initialisation (the model's init, then every scheme's initialiser behind a "
         "`lax.switch`, which under `vmap` runs every branch and selects) and the shuffle; "
-        "(b) draws its weights eagerly, outside its program, which costs little once JAX "
-        "has compiled each eager operation and, in a fresh process, the 'other' seconds.",
+        "(b) draws its weights eagerly, outside its program: nearly free once JAX has "
+        "compiled each eager operation, and the 'other' seconds of the fresh-process table "
+        "until then.",
         f"- Same work: every way reproduces each run's keys, so the final train losses agree "
         f"run for run (largest relative difference to (b): {agree:.1e}; batched and plain "
         "matmuls round differently, and training amplifies it).",

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import data, diagnostics, nn, optim, sweep
 
 ELEMENTWISE = {"sigmoid": nn.sigmoid, "tanh": nn.tanh, "relu": nn.relu,
@@ -203,15 +204,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: str) -> str:
     """Gradient norm per layer (log scale) and the validation curves, side by side."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the activations figure needs matplotlib: pip install "
-                          "'jaxdl[bench]' (or leave out --out)") from e
     config = result["config"]
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the activations figure", (11, 4))
     grads, curves = fig.subplots(1, 2)
     for row in result["rows"]:
         layers = list(row["norms"])

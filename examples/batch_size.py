@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import data, nn, optim, train
 
 
@@ -245,14 +246,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: str) -> str:
     """Saves the full training loss against steps and against wall time as a PNG."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the batch_size plot needs matplotlib: pip install 'jaxdl[bench]' "
-                          "(or leave out --out)") from e
-    fig = Figure(figsize=(10, 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the batch_size plot", (10, 3.8))
     by_steps, by_time = fig.subplots(1, 2)
     for r in result["rows"]:
         curve = np.asarray(r["loss_curve"])

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import data, nn, optim, sweep
 
 
@@ -132,15 +133,8 @@ def format_table(result: dict[str, Any]) -> str:
 def plot(result: dict[str, Any], path: str) -> str:
     """Members and ensemble of the smallest and largest width, and bias^2/variance vs
     width."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the bias_variance figure needs matplotlib: pip install "
-                          "'jaxdl[bench]' (or leave out --out)") from e
     config = result["config"]
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the bias_variance figure", (13, 3.8))
     axes = fig.subplots(1, 3)
     grid = result["grid"][:, 0]
     for ax, width in zip(axes[:2], (config.widths[0], config.widths[-1])):

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import data, nn, optim, sweep
 
 
@@ -116,15 +117,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: str) -> str:
     """Each fold's validation accuracy per penalty, with the mean and the test accuracy."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the cross_validation figure needs matplotlib: pip install "
-                          "'jaxdl[bench]' (or leave out --out)") from e
     config = result["config"]
-    fig = Figure(figsize=(6.5, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the cross_validation figure", (6.5, 4))
     ax = fig.subplots()
     at = np.arange(len(result["rows"]))
     for i, row in enumerate(result["rows"]):

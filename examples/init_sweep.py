@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure, require_matplotlib
 from jaxdl import data, diagnostics, nn, optim, sweep
 
 SCHEMES = ("zeros", "small_normal", "standard_normal", "xavier_normal", "lecun_normal",
@@ -239,12 +240,7 @@ def plot(result: dict[str, Any], raw: dict[str, Any], out: str) -> list[str]:
     """The lesson's activation histograms (the rows of ``LESSON_ROWS``, layers as columns),
     with ``all_histograms`` the whole schemes x layers grid per activation, the gradient norms
     per layer, and the validation curves; returns the PNG paths."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the init_sweep figures need matplotlib: pip install 'jaxdl[bench]' "
-                          "(or leave out --out)") from e
+    require_matplotlib("the init_sweep figures")
     config = result["config"]
     os.makedirs(out, exist_ok=True)
     index = {s: i for i, s in enumerate(config.schemes)}
@@ -269,8 +265,7 @@ def plot(result: dict[str, Any], raw: dict[str, Any], out: str) -> list[str]:
         paths.append(diagnostics.plot_gradient_norms(
             norms, os.path.join(out, "init_sweep_gradients.png"),
             title="weight-gradient norm per layer at initialisation"))
-    fig = Figure(figsize=(4 * len(config.activations), 3.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the init_sweep figures", (4 * len(config.activations), 3.5))
     for ax, act in zip(fig.subplots(1, len(config.activations), sharey=True, squeeze=False)[0],
                        config.activations):
         for scheme in config.schemes:

@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import data, losses, nn, optim, train
 from jaxdl.train.regularization import augmentation
 
@@ -216,15 +217,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: str) -> str:
     """Saves a bar chart of train/validation accuracy per method and the validation curves."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the regularization plot needs matplotlib: pip install "
-                          "'jaxdl[bench]' (or leave out --out)") from e
     rows = result["rows"]
-    fig = Figure(figsize=(12, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the regularization plot", (12, 4))
     bars, curves = fig.subplots(1, 2, width_ratios=(3, 2))
     at = np.arange(len(rows))
     for offset, key, label in ((-0.2, "train_accuracy", "train"),

@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from examples._plotting import agg_figure
 from jaxdl import init, nn, optim, train
 
 
@@ -228,14 +229,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 def _figure(rows: int, cols: int, size: tuple[float, float]):
     """A matplotlib figure on the Agg canvas (no pyplot, no global backend switch)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:
-        raise ImportError("the universal_approximation plots need matplotlib: pip install "
-                          "'jaxdl[bench]' (or leave out --out)") from e
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = agg_figure("the universal_approximation plots", size)
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 

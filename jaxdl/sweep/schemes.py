@@ -28,11 +28,16 @@ def _kind(name: str) -> str:
     return _INDEX.sub("", name)
 
 
+def _names(path: tuple) -> tuple[str, ...]:
+    """A tree path as its dict keys (or sequence indices), as strings."""
+    return tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
+
+
 def _weights(params: Any) -> list[tuple[tuple[str, ...], Any]]:
     """``(path, leaf)`` of every weight: a leaf named ``"w"`` with rank >= 2."""
     found = []
     for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        names = tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
+        names = _names(path)
         if names and names[-1] == "w" and getattr(leaf, "ndim", 0) >= 2:
             found.append((names, leaf))
     return found
@@ -101,7 +106,7 @@ def reinitialize(params: Any, scheme: Scheme, key: jax.Array) -> Any:
             replaced[names] = fn(k, leaf.shape, leaf.dtype)
 
     def swap(path, leaf):
-        names = tuple(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
+        names = _names(path)
         return replaced.get(names, leaf)
 
     return jax.tree_util.tree_map_with_path(swap, params)
